@@ -470,6 +470,10 @@ func (c *Client) attempt(ctx context.Context, method, url string, payload []byte
 		}
 		return nil, kind, 0, fmt.Errorf("atlaskeys: %s %s: %w", method, req.URL.EscapedPath(), unwrapURLError(err))
 	}
+	// The transport's copy of the request carries the Authorization header;
+	// point the response at ours, which never does, so printing a Response
+	// cannot leak it.
+	hresp.Request = req
 	resp := &Response{Response: hresp}
 	defer closeBody(hresp.Body)
 	c.log(ctx, req, hresp.StatusCode, start, n, nil)

@@ -212,10 +212,10 @@ func checkID(arg, id string) error {
 		return invalidArg(arg, "must not be empty")
 	case len(id) == 8:
 		return invalidArg(arg, fmt.Sprintf("%q is not a 24-hex-digit id; it looks like an 8-character public key: pass the key's ID field instead", id))
-	case len(id) == 24 && strings.ToLower(id) == id:
-		return invalidArg(arg, fmt.Sprintf("%q is not a 24-hex-digit id (0-9, a-f)", id))
-	case len(id) == 24:
+	case len(id) == 24 && strings.ToLower(id) != id && checkID(arg, strings.ToLower(id)) == nil:
 		return invalidArg(arg, fmt.Sprintf("%q is not a 24-hex-digit id: Atlas ids are lowercase", id))
+	case len(id) == 24:
+		return invalidArg(arg, fmt.Sprintf("%q is not a 24-hex-digit id (0-9, a-f)", id))
 	default:
 		return invalidArg(arg, fmt.Sprintf("%q is not a 24-hex-digit id (it has %d characters)", id, len(id)))
 	}
