@@ -178,12 +178,12 @@ func refreshTime(now, expiry time.Time) time.Time {
 	return expiry.Add(-margin)
 }
 
-// holdOff is how long a failed token request is answered from memory: at
-// least the endpoint's rate-limit interval, longer when Atlas says so.
+// holdOff is how long a failed token request is answered from memory: the
+// Retry-After Atlas sent, else the token endpoint's rate-limit interval.
 func holdOff(err error) time.Duration {
 	var ae *APIError
 	if errors.As(err, &ae) {
-		if d, ok := retry.ParseRetryAfter(ae.RetryAfter, time.Now()); ok && d > minTokenInterval {
+		if d, ok := retry.ParseRetryAfter(ae.RetryAfter, time.Now()); ok {
 			return d
 		}
 	}
@@ -197,19 +197,15 @@ func (t *tokenTransport) fetchError(err error) error {
 	if !errors.As(err, &re) || re.Response == nil {
 		return err
 	}
-	ae := &APIError{
-		HTTPStatus: re.Response.StatusCode,
-		ErrorCode:  re.ErrorCode,
-		Detail:     re.ErrorDescription,
-		Method:     http.MethodPost,
-		Path:       "/api/oauth/token",
-		RetryAfter: re.Response.Header.Get("Retry-After"),
-	}
-	if ae.ErrorCode == "" && ae.Detail == "" {
-		ae.Body = snippet(re.Body)
-	}
-	if ae.Detail == "" && ae.ErrorCode != "" {
-		ae.Detail = "service account token request refused"
+	// An OAuth error body ({"error":"invalid_client",...}) fills ErrorCode;
+	// otherwise the body may be an Atlas error document (a 429, say).
+	ae := newAPIError(re.Response, re.Body)
+	ae.Method, ae.Path = http.MethodPost, "/api/oauth/token"
+	if re.ErrorCode != "" {
+		ae.ErrorCode, ae.Detail, ae.Body = re.ErrorCode, re.ErrorDescription, ""
+		if ae.Detail == "" {
+			ae.Detail = "service account token request refused"
+		}
 	}
 	return ae
 }
