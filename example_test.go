@@ -193,3 +193,63 @@ func ExampleItems() {
 	// Output:
 	// 1 key
 }
+
+func ExampleClient_Rotate() {
+	c, orgID, projectID, stop := newExampleClient()
+	defer stop()
+	ctx := context.Background()
+	old, _, err := c.OrgAPIKeys.Create(ctx, orgID, &atlaskeys.CreateAPIKeyRequest{Desc: "deployer", Roles: []string{atlaskeys.RoleOrgMember}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, _, err := c.AccessList.Create(ctx, orgID, old.ID, []atlaskeys.AccessListRequest{{CIDRBlock: "10.0.0.0/24"}}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.ProjectAPIKeys.Assign(ctx, projectID, old.ID, []string{atlaskeys.RoleGroupReadOnly}); err != nil {
+		log.Fatal(err)
+	}
+
+	saved := map[string]string{} // stands in for a secret store
+	rot, err := c.Rotate(ctx, orgID, old.ID, atlaskeys.RotateOptions{
+		// Store the secret the moment it exists, so an interrupted run is still usable.
+		OnCreate: func(ctx context.Context, k *atlaskeys.APIKey) error {
+			saved[k.PublicKey] = k.PrivateKey.Reveal()
+			return nil
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(rot.New.OrgRoles(), rot.New.ProjectRoles()[projectID], len(saved[rot.New.PublicKey]) > 0)
+	// … deploy the new secret, then retire the old key:
+	if err := c.RetireOld(ctx, orgID, rot); err != nil {
+		log.Fatal(err)
+	}
+	_, _, err = c.OrgAPIKeys.Get(ctx, orgID, old.ID)
+	fmt.Println(errors.Is(err, atlaskeys.ErrNotFound))
+	// Output:
+	// [ORG_MEMBER] [GROUP_READ_ONLY] true
+	// true
+}
+
+func ExampleClient_Audit() {
+	c, orgID, _, stop := newExampleClient()
+	defer stop()
+	ctx := context.Background()
+	if _, _, err := c.OrgAPIKeys.Create(ctx, orgID, &atlaskeys.CreateAPIKeyRequest{Desc: "forgotten", Roles: []string{atlaskeys.RoleOrgMember}}); err != nil {
+		log.Fatal(err)
+	}
+
+	report, err := c.Audit(ctx, orgID, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range report.Findings {
+		fmt.Println(f.Kind)
+	}
+	// Output:
+	// NO_ACCESS_LIST
+	// ORG_OWNER
+	// NO_ACCESS_LIST
+	// UNUSED
+}
