@@ -16,6 +16,7 @@ package atlaskeys
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -357,6 +358,11 @@ func call[T any](ctx context.Context, c *Client, method, url string, body any) (
 	if err != nil {
 		return nil, resp, err
 	}
+	if out == nil {
+		// A 204 where Atlas owes a document: never hand back a nil result
+		// with a nil error.
+		return nil, resp, fmt.Errorf("atlaskeys: %s %s: %d with no body where JSON was expected: %w", method, pathOf(url), resp.StatusCode, ErrBadResponse)
+	}
 	return out, resp, nil
 }
 
@@ -425,7 +431,7 @@ func (c *Client) do(ctx context.Context, method, url string, body any, decode fu
 				wait = retry.Backoff(attempt, p.MinBackoff, p.MaxBackoff)
 			}
 			if serr := retry.Sleep(ctx, wait); serr != nil {
-				return resp, fmt.Errorf("atlaskeys: %s %s: %w while waiting to retry after: %v", method, pathOf(url), serr, err)
+				return resp, fmt.Errorf("atlaskeys: %s %s: %w while waiting to retry after: %w", method, pathOf(url), serr, err)
 			}
 			continue
 		}
@@ -465,7 +471,10 @@ func (c *Client) attempt(ctx context.Context, method, url string, payload []byte
 			return nil, failFinal, 0, apiErr
 		}
 		kind := failConn
-		if neverSent(err) {
+		switch {
+		case badCertificate(err):
+			kind = failFinal // the same certificate will fail again
+		case neverSent(err):
 			kind = failNotSent
 		}
 		return nil, kind, 0, fmt.Errorf("atlaskeys: %s %s: %w", method, req.URL.EscapedPath(), unwrapURLError(err))
@@ -592,6 +601,13 @@ func neverSent(err error) bool {
 	return errors.As(err, &dns)
 }
 
+// badCertificate reports whether err is a TLS certificate verification
+// failure: not transient, so never worth a retry.
+func badCertificate(err error) bool {
+	var cve *tls.CertificateVerificationError
+	return errors.As(err, &cve)
+}
+
 // unwrapURLError drops *url.Error's "Get "https://…": " prefix: the method
 // and path are added by the caller, and the query never reaches errors.
 func unwrapURLError(err error) error {
@@ -621,6 +637,7 @@ func pathOf(rawURL string) string {
 //     a list of roles), so repeating one leaves the same state.
 //   - A POST is never re-sent once it may have reached Atlas; it is retried
 //     only after 429 or when the connection could not be made at all.
+//   - A TLS certificate that fails verification is never retried.
 //
 // Waits use jittered exponential backoff and stop at once when the call's
 // context is done. Zero fields take the values of DefaultRetryPolicy.

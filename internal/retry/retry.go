@@ -5,6 +5,8 @@ package retry
 
 import (
 	"context"
+	"errors"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -21,7 +23,7 @@ func Backoff(n int, base, max time.Duration) time.Duration {
 		return 0
 	}
 	d := base
-	for i := 1; i < n && d < max; i++ {
+	for i := 1; i < n && (max <= 0 || d < max) && d <= math.MaxInt64/2; i++ {
 		d *= 2
 	}
 	if max > 0 && d > max {
@@ -40,11 +42,15 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if v[0] >= '0' && v[0] <= '9' {
+		const maxSecs = int64((1<<63 - 1) / int64(time.Second))
 		secs, err := strconv.ParseInt(v, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			// All digits but beyond int64: a very long wait, not garbage.
+			secs, err = maxSecs, nil
+		}
 		if err != nil || secs < 0 {
 			return 0, false
 		}
-		const maxSecs = int64((1<<63 - 1) / int64(time.Second))
 		if secs > maxSecs {
 			secs = maxSecs
 		}
