@@ -70,6 +70,7 @@ type Client struct {
 	budget      *retry.Budget
 	maxBody     int64
 	close       func(context.Context) error
+	ownConns    bool // the transport is ours, so Close may close its idle connections
 }
 
 type service struct{ client *Client }
@@ -240,6 +241,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		hc = *s.hc // a copy: the caller's client is never modified
 	} else {
 		hc.CheckRedirect = noRedirects
+		c.ownConns = true
 	}
 	next := hc.Transport
 	if next == nil {
@@ -268,11 +270,14 @@ func NewClient(opts ...Option) (*Client, error) {
 }
 
 // Close releases what the client holds: with a service account it revokes
-// the cached access token at Atlas; with digest auth it only closes idle
-// connections. The client must not be used after Close.
+// the cached access token at Atlas; it closes the idle connections of the
+// client's own transport (a transport given with WithHTTPClient may be
+// shared, so it is left alone). The client must not be used after Close.
 func (c *Client) Close(ctx context.Context) error {
 	err := c.close(ctx)
-	c.hc.CloseIdleConnections()
+	if c.ownConns {
+		c.hc.CloseIdleConnections()
+	}
 	return err
 }
 
@@ -313,6 +318,8 @@ func parseBaseURL(raw string, insecureOK bool) (string, error) {
 		return "", invalidArg("WithBaseURL", "must not hold credentials; use WithDigestAuth")
 	case u.RawQuery != "" || u.Fragment != "":
 		return "", invalidArg("WithBaseURL", fmt.Sprintf("%q must not have a query or fragment", raw))
+	case strings.Contains(u.Path, "/api/atlas/"):
+		return "", invalidArg("WithBaseURL", fmt.Sprintf("%q should be the server's address, without /api/atlas/…: the client adds the API path", raw))
 	case u.Scheme == "http" && !insecureOK && !isLoopback(u.Hostname()):
 		return "", invalidArg("WithBaseURL", fmt.Sprintf("refusing plain http:// to non-loopback host %q: use https://, or WithInsecureHTTP to opt in", u.Hostname()))
 	}
@@ -337,14 +344,17 @@ type Response struct {
 }
 
 // RateLimit returns the RateLimit-Limit and RateLimit-Remaining headers; ok
-// is false when Atlas sent neither.
+// is false unless Atlas sent both as numbers.
 func (r *Response) RateLimit() (limit, remaining int, ok bool) {
 	if r == nil || r.Response == nil {
 		return 0, 0, false
 	}
 	l, errL := strconv.Atoi(r.Header.Get("RateLimit-Limit"))
 	rem, errR := strconv.Atoi(r.Header.Get("RateLimit-Remaining"))
-	return l, rem, errL == nil || errR == nil
+	if errL != nil || errR != nil {
+		return 0, 0, false
+	}
+	return l, rem, true
 }
 
 // call sends one API request, retrying as the policy allows, and decodes a
@@ -430,6 +440,13 @@ func (c *Client) do(ctx context.Context, method, url string, body any, decode fu
 			if wait == 0 {
 				wait = retry.Backoff(attempt, p.MinBackoff, p.MaxBackoff)
 			}
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+				// The next attempt could only start after the deadline:
+				// give up now rather than sleep until it passes.
+				c.budget.Give(cost)
+				return resp, fmt.Errorf("atlaskeys: %s %s: %w: the deadline comes before the next attempt (in %v); last error: %w",
+					method, pathOf(url), context.DeadlineExceeded, wait.Round(time.Millisecond), err)
+			}
 			if serr := retry.Sleep(ctx, wait); serr != nil {
 				return resp, fmt.Errorf("atlaskeys: %s %s: %w while waiting to retry after: %w", method, pathOf(url), serr, err)
 			}
@@ -459,7 +476,7 @@ func (c *Client) attempt(ctx context.Context, method, url string, payload []byte
 	if err != nil {
 		c.log(ctx, req, 0, start, n, err)
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, failFinal, 0, cerr
+			return nil, failFinal, 0, fmt.Errorf("atlaskeys: %s %s: %w", method, req.URL.EscapedPath(), cerr)
 		}
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {
@@ -654,7 +671,8 @@ type RetryPolicy struct {
 	// longer one ends the call with the 429 error instead.
 	MaxRetryAfter time.Duration
 	// Budget is the size of the client-wide retry budget in tokens: a retry
-	// takes 5 (10 after a connection error), a success gives 1 back. When it
+	// takes 5 (10 after a connection error); a call that succeeds gives back
+	// what its last retry took, or 1 when it needed none. When it
 	// runs dry, failing calls return at once instead of retrying, so many
 	// goroutines cannot multiply the load on a struggling Atlas. A negative
 	// value means unlimited.

@@ -51,6 +51,7 @@ func TestNewClient_InvalidOptions(t *testing.T) {
 		{"plain http to a remote host", []Option{WithBaseURL("http://cloud.mongodb.com")}, "WithBaseURL"},
 		{"plain http to a private address", []Option{WithBaseURL("http://10.1.2.3:8080")}, "WithBaseURL"},
 		{"plain http to localhost look-alike", []Option{WithBaseURL("http://localhost.example.com")}, "WithBaseURL"},
+		{"API path in base URL", []Option{WithBaseURL("https://cloud.mongodb.com/api/atlas/v2")}, "WithBaseURL"},
 		{"digest and service account", []Option{WithDigestAuth("pub", "s3cr3t-value"), WithServiceAccount("id", "s3cr3t-value")}, "options"},
 		{"empty public key", []Option{WithDigestAuth("", "priv")}, "WithDigestAuth publicKey"},
 		{"empty private key", []Option{WithDigestAuth("pub", "")}, "WithDigestAuth privateKey"},

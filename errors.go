@@ -153,11 +153,13 @@ func newAPIError(resp *http.Response, body []byte) *APIError {
 func snippet(b []byte) string {
 	const max = 200
 	var out strings.Builder
-	for len(b) > 0 && out.Len() < max {
-		r, n := utf8.DecodeRune(b)
-		b = b[n:]
+	n := 0
+	for len(b) > 0 && n < max {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		n++
 		switch {
-		case r == utf8.RuneError && n <= 1:
+		case r == utf8.RuneError && size <= 1:
 			out.WriteByte('?')
 		case r == '\n' || r == '\r' || r == '\t':
 			out.WriteByte(' ')

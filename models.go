@@ -83,8 +83,10 @@ func (s Secret) Format(f fmt.State, verb rune) {
 // LogValue renders the secret redacted in slog records.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
-// MarshalJSON renders the secret redacted; a Secret never leaves the process
-// through encoding/json. Use Reveal to store the value deliberately.
+// MarshalJSON renders the secret redacted: a Secret never leaves the process
+// through encoding/json. Note what this means: encoding an APIKey fresh from
+// Create (to cache it, say) drops its private key. Store PrivateKey.Reveal()
+// deliberately instead.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // MarshalText renders the secret redacted, for encoders that use
@@ -183,13 +185,34 @@ type AccessListEntry struct {
 	Links           []Link     `json:"links,omitempty"`
 }
 
-// Address returns the entry's CIDR block when it has one, else its IP
-// address: the value AccessList.Get and AccessList.Delete take.
+// Address returns the value AccessList.Get and AccessList.Delete take for
+// this entry: its IP address for a single-address entry (which Atlas lists
+// with both ipAddress and a /32 or /128 cidrBlock), else its CIDR block.
 func (e *AccessListEntry) Address() string {
-	if e.CIDRBlock != "" {
-		return e.CIDRBlock
+	if e.isSingleAddress() {
+		return e.IPAddress
 	}
-	return e.IPAddress
+	return e.CIDRBlock
+}
+
+// Request returns the request that would recreate this entry, for example
+// on another key: IPAddress for a single address, else CIDRBlock.
+func (e *AccessListEntry) Request() AccessListRequest {
+	if e.isSingleAddress() {
+		return AccessListRequest{IPAddress: e.IPAddress}
+	}
+	return AccessListRequest{CIDRBlock: e.CIDRBlock}
+}
+
+func (e *AccessListEntry) isSingleAddress() bool {
+	if e.IPAddress == "" {
+		return false
+	}
+	if e.CIDRBlock == "" {
+		return true
+	}
+	p, err := netip.ParsePrefix(e.CIDRBlock)
+	return err == nil && p.Bits() == p.Addr().BitLen()
 }
 
 // projectRoleAssignment is the wire body item of ProjectAPIKeys.Assign.

@@ -112,6 +112,16 @@ func TestAccessListEntry_Address(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, "10.0.0.0/8", (&AccessListEntry{CIDRBlock: "10.0.0.0/8", IPAddress: "10.0.0.0"}).Address())
 	assert.Equal(t, "10.1.2.3", (&AccessListEntry{IPAddress: "10.1.2.3"}).Address())
+	// Atlas lists a single address with both fields; Address and Request
+	// give the address, so Get/Delete and a copy use the form it was added in.
+	ip := &AccessListEntry{IPAddress: "203.0.113.10", CIDRBlock: "203.0.113.10/32"}
+	assert.Equal(t, "203.0.113.10", ip.Address())
+	assert.Equal(t, AccessListRequest{IPAddress: "203.0.113.10"}, ip.Request())
+	ip6 := &AccessListEntry{IPAddress: "2001:db8::1", CIDRBlock: "2001:db8::1/128"}
+	assert.Equal(t, "2001:db8::1", ip6.Address())
+	block := &AccessListEntry{CIDRBlock: "198.51.100.0/24"}
+	assert.Equal(t, "198.51.100.0/24", block.Address())
+	assert.Equal(t, AccessListRequest{CIDRBlock: "198.51.100.0/24"}, block.Request())
 }
 
 func TestPage_UnmarshalJSON(t *testing.T) {

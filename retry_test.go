@@ -389,6 +389,8 @@ func TestResponse_RateLimit(t *testing.T) {
 	assert.False(t, ok)
 	_, _, ok = mk(http.Header{"Ratelimit-Limit": {"lots"}}).RateLimit()
 	assert.False(t, ok)
+	_, _, ok = mk(http.Header{"Ratelimit-Limit": {"100"}}).RateLimit()
+	assert.False(t, ok, "a missing Remaining must not read as 0 left")
 	var nilResp *Response
 	_, _, ok = nilResp.RateLimit()
 	assert.False(t, ok)

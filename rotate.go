@@ -237,16 +237,6 @@ func entryKey(address string) string {
 	return address
 }
 
-// copyRequest turns an entry as Atlas lists it into the request that
-// recreates it: an IP address (listed with both ipAddress and a /32 or /128
-// cidrBlock) as IPAddress, a CIDR block as CIDRBlock.
-func copyRequest(e *AccessListEntry) AccessListRequest {
-	if e.IPAddress != "" {
-		return AccessListRequest{IPAddress: e.IPAddress}
-	}
-	return AccessListRequest{CIDRBlock: e.CIDRBlock}
-}
-
 func (r AccessListRequest) address() string {
 	if r.CIDRBlock != "" {
 		return r.CIDRBlock
@@ -395,7 +385,7 @@ func (r *rotator) run(ctx context.Context) (*Rotation, error) {
 		if err != nil {
 			return nil, r.fail(ctx, StepReadAccessList, r.oldID, err)
 		}
-		req := copyRequest(e)
+		req := e.Request()
 		if k := entryKey(req.address()); !seen[k] {
 			seen[k] = true
 			access = append(access, req)
