@@ -185,6 +185,7 @@ type ArgumentError struct {
 	Problem string
 }
 
+// Error reads like "atlaskeys: invalid argument orgID: must not be empty".
 func (e *ArgumentError) Error() string {
 	return "atlaskeys: invalid argument " + e.Arg + ": " + e.Problem
 }
