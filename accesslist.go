@@ -25,7 +25,7 @@ func (s *AccessListService) List(ctx context.Context, orgID, apiKeyID string, op
 	if err != nil {
 		return nil, nil, err
 	}
-	return call[Page[AccessListEntry]](ctx, s.client, http.MethodGet, u, nil)
+	return callPage[AccessListEntry](ctx, s.client, http.MethodGet, u, nil)
 }
 
 // All iterates over every entry of the key's access list (see Items).
@@ -60,7 +60,7 @@ func (s *AccessListService) Create(ctx context.Context, orgID, apiKeyID string, 
 	if err := validateAccessListRequests(entries); err != nil {
 		return nil, nil, err
 	}
-	return call[Page[AccessListEntry]](ctx, s.client, http.MethodPost, s.client.apiRoot+"/orgs/"+orgID+"/apiKeys/"+apiKeyID+"/accessList", entries)
+	return callPage[AccessListEntry](ctx, s.client, http.MethodPost, s.client.apiRoot+"/orgs/"+orgID+"/apiKeys/"+apiKeyID+"/accessList", entries)
 }
 
 // Delete removes one entry from the key's access list; address is given as

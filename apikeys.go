@@ -24,7 +24,7 @@ func (s *OrgAPIKeysService) List(ctx context.Context, orgID string, opts *ListOp
 	if err != nil {
 		return nil, nil, err
 	}
-	return call[Page[APIKey]](ctx, s.client, http.MethodGet, u, nil)
+	return callPage[APIKey](ctx, s.client, http.MethodGet, u, nil)
 }
 
 // All iterates over every API key of the organization, fetching pages

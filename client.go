@@ -358,19 +358,33 @@ func (r *Response) RateLimit() (limit, remaining int, ok bool) {
 }
 
 // call sends one API request, retrying as the policy allows, and decodes a
-// 2xx JSON body into a new T (nothing is decoded for a 204).
+// 2xx JSON body into a new T.
 func call[T any](ctx context.Context, c *Client, method, url string, body any) (*T, *Response, error) {
+	return callDecode(ctx, c, method, url, body, func(dec func(any) error) (*T, error) {
+		v := new(T)
+		return v, dec(v)
+	})
+}
+
+// callPage is call for list operations: it decodes a Page in one pass.
+func callPage[T any](ctx context.Context, c *Client, method, url string, body any) (*Page[T], *Response, error) {
+	return callDecode(ctx, c, method, url, body, decodePage[T])
+}
+
+// callDecode sends the request and decodes the body with decode, which
+// receives a streaming json.Decoder's Decode. A 2xx without a body where a
+// document is owed is an error, never a nil result with a nil error.
+func callDecode[T any](ctx context.Context, c *Client, method, url string, body any, decode func(func(any) error) (*T, error)) (*T, *Response, error) {
 	var out *T
 	resp, err := c.do(ctx, method, url, body, func(r io.Reader) error {
-		out = new(T)
-		return json.NewDecoder(r).Decode(out)
+		v, err := decode(json.NewDecoder(r).Decode)
+		out = v
+		return err
 	})
 	if err != nil {
 		return nil, resp, err
 	}
 	if out == nil {
-		// A 204 where Atlas owes a document: never hand back a nil result
-		// with a nil error.
 		return nil, resp, fmt.Errorf("atlaskeys: %s %s: %d with no body where JSON was expected: %w", method, pathOf(url), resp.StatusCode, ErrBadResponse)
 	}
 	return out, resp, nil

@@ -1,6 +1,7 @@
 package atlaskeys
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -95,6 +96,12 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // UnmarshalJSON reads the secret's value from a JSON string.
 func (s *Secret) UnmarshalJSON(b []byte) error {
+	// Fast path for the common case, a plain string without escapes:
+	// a list of keys decodes one Secret per key.
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b[1:n-1], '\\') < 0 && utf8.Valid(b[1:n-1]) {
+		*s = Secret(b[1 : n-1])
+		return nil
+	}
 	var v string
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err

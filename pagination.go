@@ -72,26 +72,43 @@ func (p *Page[T]) NextLink() string {
 
 // UnmarshalJSON decodes a page and notes whether totalCount was present.
 func (p *Page[T]) UnmarshalJSON(b []byte) error {
-	var w struct {
-		Results    []T    `json:"results"`
-		TotalCount *int   `json:"totalCount"`
-		Links      []Link `json:"links"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
+	np, err := decodePage[T](func(v any) error { return json.Unmarshal(b, v) })
+	if err != nil {
 		return err
 	}
-	if w.Results == nil {
-		// Atlas always sends results; a document without it is not a page.
-		if !jsonHasKey(b, "results") {
-			return errMissingResults
-		}
-		w.Results = []T{}
+	*p = *np
+	return nil
+}
+
+// pageWire is a page as Atlas sends it. Decoding into it is a single pass
+// over the body (Page's own UnmarshalJSON would make encoding/json scan a
+// streamed body twice more); Results points at a slice that stays nil when
+// the field is absent.
+type pageWire[T any] struct {
+	Results    *[]T   `json:"results"`
+	TotalCount *int   `json:"totalCount"`
+	Links      []Link `json:"links"`
+}
+
+// decodePage decodes one page with decode (a json.Decoder's Decode, or
+// json.Unmarshal on a buffer). A document without "results" is not a page.
+func decodePage[T any](decode func(any) error) (*Page[T], error) {
+	var items []T
+	w := pageWire[T]{Results: &items}
+	if err := decode(&w); err != nil {
+		return nil, err
 	}
-	*p = Page[T]{Results: w.Results, Links: w.Links}
+	switch {
+	case w.Results == nil: // "results": null
+		items = []T{}
+	case items == nil: // no "results" at all ("[]" makes a non-nil slice)
+		return nil, errMissingResults
+	}
+	p := &Page[T]{Results: items, Links: w.Links}
 	if w.TotalCount != nil {
 		p.TotalCount, p.hasTotal = *w.TotalCount, true
 	}
-	return nil
+	return p, nil
 }
 
 // PageFunc fetches one page of a list. Every List method has this shape once
@@ -238,12 +255,3 @@ var errMissingResults = &jsonShapeError{"the document has no \"results\" field"}
 type jsonShapeError struct{ msg string }
 
 func (e *jsonShapeError) Error() string { return e.msg }
-
-func jsonHasKey(b []byte, key string) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
-		return false
-	}
-	_, ok := m[key]
-	return ok
-}

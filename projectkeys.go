@@ -21,7 +21,7 @@ func (s *ProjectAPIKeysService) List(ctx context.Context, groupID string, opts *
 	if err != nil {
 		return nil, nil, err
 	}
-	return call[Page[APIKey]](ctx, s.client, http.MethodGet, u, nil)
+	return callPage[APIKey](ctx, s.client, http.MethodGet, u, nil)
 }
 
 // All iterates over every API key assigned to the project (see Items).
