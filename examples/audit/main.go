@@ -25,6 +25,7 @@ import (
 
 	"github.com/seed243cb23e/atlaskeys"
 	"github.com/seed243cb23e/atlaskeys/atlastest"
+	"github.com/seed243cb23e/atlaskeys/examples/internal/atlasenv"
 )
 
 func main() {
@@ -34,39 +35,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "audit:", err)
 		os.Exit(1)
 	}
-}
-
-type target struct {
-	opts  []atlaskeys.Option
-	orgID string
-	close func()
-}
-
-func connect(out io.Writer, getenv func(string) string) (*target, error) {
-	pub, priv, org := getenv("ATLAS_PUBLIC_KEY"), getenv("ATLAS_PRIVATE_KEY"), getenv("ATLAS_ORG_ID")
-	if pub != "" || priv != "" || org != "" {
-		if pub == "" || priv == "" || org == "" {
-			return nil, errors.New("set all of ATLAS_PUBLIC_KEY, ATLAS_PRIVATE_KEY and ATLAS_ORG_ID, or none to use the built-in fake Atlas")
-		}
-		opts := []atlaskeys.Option{atlaskeys.WithDigestAuth(pub, priv), atlaskeys.WithUserAgent("atlaskeys-audit")}
-		if base := getenv("ATLAS_BASE_URL"); base != "" {
-			opts = append(opts, atlaskeys.WithBaseURL(base))
-		}
-		fmt.Fprintf(out, "Auditing organization %s on real Atlas.\n", org)
-		return &target{opts: opts, orgID: org, close: func() {}}, nil
-	}
-	srv := atlastest.NewServer()
-	if err := seed(srv); err != nil {
-		srv.Close()
-		return nil, fmt.Errorf("seeding the fake Atlas: %w", err)
-	}
-	pub, priv = srv.AdminKey()
-	fmt.Fprintf(out, "No ATLAS_* credentials set: auditing the built-in fake Atlas at %s (organization %s).\n", srv.URL, srv.OrgID())
-	return &target{
-		opts:  []atlaskeys.Option{atlaskeys.WithDigestAuth(pub, priv), atlaskeys.WithBaseURL(srv.URL)},
-		orgID: srv.OrgID(),
-		close: srv.Close,
-	}, nil
 }
 
 // seed adds keys to the fake organization, one per kind of finding and a
@@ -95,18 +63,26 @@ func seed(srv *atlastest.Server) error {
 }
 
 func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
-	t, err := connect(out, getenv)
+	t, err := atlasenv.Connect(getenv, "atlaskeys-audit")
 	if err != nil {
 		return err
 	}
-	defer t.close()
-	c, err := atlaskeys.NewClient(t.opts...)
+	defer t.Close()
+	if t.Fake != nil {
+		if err := seed(t.Fake); err != nil {
+			return fmt.Errorf("seeding the fake Atlas: %w", err)
+		}
+		fmt.Fprintf(out, "No ATLAS_* credentials set: auditing the built-in fake Atlas at %s (organization %s).\n", t.Fake.URL, t.OrgID)
+	} else {
+		fmt.Fprintf(out, "Auditing organization %s on real Atlas.\n", t.OrgID)
+	}
+	c, err := atlaskeys.NewClient(t.Options...)
 	if err != nil {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 
-	rep, err := c.Audit(ctx, t.orgID, &atlaskeys.AuditOptions{Concurrency: 8})
+	rep, err := c.Audit(ctx, t.OrgID, &atlaskeys.AuditOptions{Concurrency: 8})
 	if err != nil {
 		return err
 	}

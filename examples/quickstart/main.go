@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/seed243cb23e/atlaskeys"
-	"github.com/seed243cb23e/atlaskeys/atlastest"
+	"github.com/seed243cb23e/atlaskeys/examples/internal/atlasenv"
 )
 
 func main() {
@@ -33,45 +33,18 @@ func main() {
 	}
 }
 
-// target is where the quickstart runs: real Atlas or an in-process fake.
-type target struct {
-	opts      []atlaskeys.Option
-	orgID     string
-	projectID string
-	close     func()
-}
-
-func connect(out io.Writer, getenv func(string) string) (*target, error) {
-	pub, priv, org := getenv("ATLAS_PUBLIC_KEY"), getenv("ATLAS_PRIVATE_KEY"), getenv("ATLAS_ORG_ID")
-	if pub != "" || priv != "" || org != "" {
-		if pub == "" || priv == "" || org == "" {
-			return nil, errors.New("set all of ATLAS_PUBLIC_KEY, ATLAS_PRIVATE_KEY and ATLAS_ORG_ID, or none to use the built-in fake Atlas")
-		}
-		opts := []atlaskeys.Option{atlaskeys.WithDigestAuth(pub, priv), atlaskeys.WithUserAgent("atlaskeys-quickstart")}
-		if base := getenv("ATLAS_BASE_URL"); base != "" {
-			opts = append(opts, atlaskeys.WithBaseURL(base))
-		}
-		fmt.Fprintf(out, "Using real Atlas, organization %s.\n", org)
-		return &target{opts: opts, orgID: org, projectID: getenv("ATLAS_PROJECT_ID"), close: func() {}}, nil
-	}
-	srv := atlastest.NewServer()
-	pub, priv = srv.AdminKey()
-	fmt.Fprintf(out, "No ATLAS_* credentials set: using the built-in fake Atlas at %s (organization %s).\n", srv.URL, srv.OrgID())
-	return &target{
-		opts:      []atlaskeys.Option{atlaskeys.WithDigestAuth(pub, priv), atlaskeys.WithBaseURL(srv.URL)},
-		orgID:     srv.OrgID(),
-		projectID: srv.ProjectID(),
-		close:     srv.Close,
-	}, nil
-}
-
 func run(ctx context.Context, out io.Writer, getenv func(string) string) (err error) {
-	t, err := connect(out, getenv)
+	t, err := atlasenv.Connect(getenv, "atlaskeys-quickstart")
 	if err != nil {
 		return err
 	}
-	defer t.close()
-	c, err := atlaskeys.NewClient(t.opts...)
+	defer t.Close()
+	if t.Fake != nil {
+		fmt.Fprintf(out, "No ATLAS_* credentials set: using the built-in fake Atlas at %s (organization %s).\n", t.Fake.URL, t.OrgID)
+	} else {
+		fmt.Fprintf(out, "Using real Atlas, organization %s.\n", t.OrgID)
+	}
+	c, err := atlaskeys.NewClient(t.Options...)
 	if err != nil {
 		return err
 	}
@@ -81,7 +54,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) (err er
 
 	// 1. Create a key. Its private key is shown by Atlas this once.
 	step("Creating an organization API key with role %s", atlaskeys.RoleOrgMember)
-	key, _, err := c.OrgAPIKeys.Create(ctx, t.orgID, &atlaskeys.CreateAPIKeyRequest{
+	key, _, err := c.OrgAPIKeys.Create(ctx, t.OrgID, &atlaskeys.CreateAPIKeyRequest{
 		Desc:  "atlaskeys quickstart " + time.Now().UTC().Format(time.RFC3339),
 		Roles: []string{atlaskeys.RoleOrgMember},
 	})
@@ -93,7 +66,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) (err er
 	fmt.Fprintf(out, "  the same key printed with %%+v: %+v\n", *key)
 	defer func() {
 		// Clean up even when a later step failed.
-		if _, derr := c.OrgAPIKeys.Delete(context.WithoutCancel(ctx), t.orgID, key.ID); derr != nil {
+		if _, derr := c.OrgAPIKeys.Delete(context.WithoutCancel(ctx), t.OrgID, key.ID); derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete key: %w", derr))
 			return
 		}
@@ -102,7 +75,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) (err er
 
 	// 2. Give it an IP access list: one address and one CIDR block.
 	step("Adding access-list entries 203.0.113.10 and 198.51.100.0/24")
-	entries, _, err := c.AccessList.Create(ctx, t.orgID, key.ID, []atlaskeys.AccessListRequest{
+	entries, _, err := c.AccessList.Create(ctx, t.OrgID, key.ID, []atlaskeys.AccessListRequest{
 		{IPAddress: "203.0.113.10"},
 		{CIDRBlock: "198.51.100.0/24"},
 	})
@@ -112,37 +85,37 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) (err er
 	for _, e := range entries.Results {
 		fmt.Fprintf(out, "  entry %s\n", e.Address())
 	}
-	entry, _, err := c.AccessList.Get(ctx, t.orgID, key.ID, "198.51.100.0/24") // sent as 198.51.100.0%2F24
+	entry, _, err := c.AccessList.Get(ctx, t.OrgID, key.ID, "198.51.100.0/24") // sent as 198.51.100.0%2F24
 	if err != nil {
 		return fmt.Errorf("get access-list entry: %w", err)
 	}
 	fmt.Fprintf(out, "  read back %s (created %s)\n", entry.CIDRBlock, entry.Created.Format(time.RFC3339))
-	if _, err := c.AccessList.Delete(ctx, t.orgID, key.ID, "203.0.113.10"); err != nil {
+	if _, err := c.AccessList.Delete(ctx, t.OrgID, key.ID, "203.0.113.10"); err != nil {
 		return fmt.Errorf("delete access-list entry: %w", err)
 	}
 	fmt.Fprintln(out, "  removed 203.0.113.10 again")
 
 	// 3. Assign it to a project and change its roles there.
-	if t.projectID == "" {
+	if t.ProjectID == "" {
 		step("Skipping the project steps: set ATLAS_PROJECT_ID to run them")
 	} else {
-		step("Assigning the key to project %s as %s", t.projectID, atlaskeys.RoleGroupReadOnly)
-		if _, err := c.ProjectAPIKeys.Assign(ctx, t.projectID, key.ID, []string{atlaskeys.RoleGroupReadOnly}); err != nil {
+		step("Assigning the key to project %s as %s", t.ProjectID, atlaskeys.RoleGroupReadOnly)
+		if _, err := c.ProjectAPIKeys.Assign(ctx, t.ProjectID, key.ID, []string{atlaskeys.RoleGroupReadOnly}); err != nil {
 			return fmt.Errorf("assign to project: %w", err)
 		}
 		step("Changing its project roles to %s and %s", atlaskeys.RoleGroupReadOnly, atlaskeys.RoleGroupDataAccessReadOnly)
-		updated, _, err := c.ProjectAPIKeys.UpdateRoles(ctx, t.projectID, key.ID, &atlaskeys.UpdateAPIKeyRequest{
+		updated, _, err := c.ProjectAPIKeys.UpdateRoles(ctx, t.ProjectID, key.ID, &atlaskeys.UpdateAPIKeyRequest{
 			Roles: []string{atlaskeys.RoleGroupReadOnly, atlaskeys.RoleGroupDataAccessReadOnly},
 		})
 		if err != nil {
 			return fmt.Errorf("update project roles: %w", err)
 		}
-		fmt.Fprintf(out, "  roles in the project now: %v\n", updated.ProjectRoles()[t.projectID])
+		fmt.Fprintf(out, "  roles in the project now: %v\n", updated.ProjectRoles()[t.ProjectID])
 	}
 
 	// 4. Change its description and organization roles.
 	step("Renaming the key and granting %s as well", atlaskeys.RoleOrgReadOnly)
-	if _, _, err := c.OrgAPIKeys.Update(ctx, t.orgID, key.ID, &atlaskeys.UpdateAPIKeyRequest{
+	if _, _, err := c.OrgAPIKeys.Update(ctx, t.OrgID, key.ID, &atlaskeys.UpdateAPIKeyRequest{
 		Desc:  key.Desc + " (renamed)",
 		Roles: []string{atlaskeys.RoleOrgMember, atlaskeys.RoleOrgReadOnly},
 	}); err != nil {
@@ -152,7 +125,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) (err er
 	// 5. List every key of the organization, two per page, lazily.
 	step("Listing the organization's keys, 2 per page")
 	n := 0
-	for k, err := range c.OrgAPIKeys.All(ctx, t.orgID, &atlaskeys.ListOptions{ItemsPerPage: 2}) {
+	for k, err := range c.OrgAPIKeys.All(ctx, t.OrgID, &atlaskeys.ListOptions{ItemsPerPage: 2}) {
 		if err != nil {
 			return fmt.Errorf("list keys: %w", err)
 		}
@@ -162,7 +135,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) (err er
 
 	// 6. Errors are values you can test.
 	step("Reading a key that does not exist")
-	_, _, err = c.OrgAPIKeys.Get(ctx, t.orgID, "000000000000000000000000")
+	_, _, err = c.OrgAPIKeys.Get(ctx, t.OrgID, "000000000000000000000000")
 	var apiErr *atlaskeys.APIError
 	switch {
 	case errors.Is(err, atlaskeys.ErrNotFound) && errors.As(err, &apiErr):

@@ -29,6 +29,7 @@ import (
 
 	"github.com/seed243cb23e/atlaskeys"
 	"github.com/seed243cb23e/atlaskeys/atlastest"
+	"github.com/seed243cb23e/atlaskeys/examples/internal/atlasenv"
 )
 
 func main() {
@@ -40,56 +41,39 @@ func main() {
 	}
 }
 
-// target is where the example runs: real Atlas or a seeded fake.
+// target is where the example runs, and the key it rotates.
 type target struct {
-	opts      []atlaskeys.Option
-	orgID     string
+	*atlasenv.Env
 	keyID     string
 	deleteOld bool
-	fake      *atlastest.Server // nil on real Atlas
-	close     func()
 }
 
 func connect(out io.Writer, getenv func(string) string) (*target, error) {
-	pub, priv, org, key := getenv("ATLAS_PUBLIC_KEY"), getenv("ATLAS_PRIVATE_KEY"), getenv("ATLAS_ORG_ID"), getenv("ATLAS_API_KEY_ID")
-	if pub != "" || priv != "" || org != "" {
-		if pub == "" || priv == "" || org == "" || key == "" {
-			return nil, errors.New("set all of ATLAS_PUBLIC_KEY, ATLAS_PRIVATE_KEY, ATLAS_ORG_ID and ATLAS_API_KEY_ID (the key to rotate), or none to use the built-in fake Atlas")
-		}
-		opts := []atlaskeys.Option{atlaskeys.WithDigestAuth(pub, priv), atlaskeys.WithUserAgent("atlaskeys-rotate")}
-		if base := getenv("ATLAS_BASE_URL"); base != "" {
-			opts = append(opts, atlaskeys.WithBaseURL(base))
-		}
-		fmt.Fprintf(out, "Using real Atlas, organization %s.\n", org)
-		return &target{opts: opts, orgID: org, keyID: key, deleteOld: getenv("ATLAS_DELETE_OLD") == "true", close: func() {}}, nil
+	env, err := atlasenv.Connect(getenv, "atlaskeys-rotate", "ATLAS_API_KEY_ID")
+	if err != nil {
+		return nil, err
+	}
+	if env.Fake == nil {
+		fmt.Fprintf(out, "Using real Atlas, organization %s.\n", env.OrgID)
+		return &target{Env: env, keyID: getenv("ATLAS_API_KEY_ID"), deleteOld: getenv("ATLAS_DELETE_OLD") == "true"}, nil
 	}
 
-	srv := atlastest.NewServer()
-	org = srv.OrgID()
+	srv, org := env.Fake, env.OrgID
 	old := srv.AddAPIKey(org, "billing exporter (prod)", atlaskeys.RoleOrgMember, atlaskeys.RoleOrgReadOnly)
 	reporting := srv.AddProject(org, "Reporting")
-	var err error
 	for _, a := range []string{"203.0.113.10", "198.51.100.0/24", "2001:db8:abcd::/48"} {
 		err = errors.Join(err, srv.AddAccessListEntry(org, old.ID, a))
 	}
 	err = errors.Join(err,
-		srv.AssignAPIKey(srv.ProjectID(), old.ID, atlaskeys.RoleGroupReadOnly),
+		srv.AssignAPIKey(env.ProjectID, old.ID, atlaskeys.RoleGroupReadOnly),
 		srv.AssignAPIKey(reporting, old.ID, atlaskeys.RoleGroupDataAccessReadOnly, atlaskeys.RoleGroupReadOnly))
 	if err != nil {
-		srv.Close()
+		env.Close()
 		return nil, fmt.Errorf("seeding the fake Atlas: %w", err)
 	}
-	pub, priv = srv.AdminKey()
 	fmt.Fprintf(out, "No ATLAS_* credentials set: using the built-in fake Atlas at %s (organization %s),\n", srv.URL, org)
 	fmt.Fprintf(out, "seeded with key %s (%s) to rotate.\n", old.PublicKey, old.ID)
-	return &target{
-		opts:      []atlaskeys.Option{atlaskeys.WithDigestAuth(pub, priv), atlaskeys.WithBaseURL(srv.URL)},
-		orgID:     org,
-		keyID:     old.ID,
-		deleteOld: true,
-		fake:      srv,
-		close:     srv.Close,
-	}, nil
+	return &target{Env: env, keyID: old.ID, deleteOld: true}, nil
 }
 
 func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
@@ -97,8 +81,8 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	defer t.close()
-	c, err := atlaskeys.NewClient(t.opts...)
+	defer t.Close()
+	c, err := atlaskeys.NewClient(t.Options...)
 	if err != nil {
 		return err
 	}
@@ -110,7 +94,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 	// same key).
 	step("Rotating key %s", t.keyID)
 	secretFile := getenv("ATLAS_NEW_SECRET_FILE")
-	rot, err := c.Rotate(ctx, t.orgID, t.keyID, atlaskeys.RotateOptions{
+	rot, err := c.Rotate(ctx, t.OrgID, t.keyID, atlaskeys.RotateOptions{
 		OnCreate: func(_ context.Context, k *atlaskeys.APIKey) error {
 			if secretFile == "" {
 				return nil
@@ -133,7 +117,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 
 	// 2. Check the copy against what Atlas now holds.
 	step("Comparing the two keys as Atlas holds them")
-	same, err := compare(ctx, c, t.orgID, rot.Old.ID, rot.New.ID)
+	same, err := compare(ctx, c, t.OrgID, rot.Old.ID, rot.New.ID)
 	if err != nil {
 		return err
 	}
@@ -144,7 +128,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 
 	// 3. A rerun finds the replacement by its description marker.
 	step("Running the rotation again (as after a crash or a repeated job)")
-	again, err := c.Rotate(ctx, t.orgID, t.keyID, atlaskeys.RotateOptions{})
+	again, err := c.Rotate(ctx, t.OrgID, t.keyID, atlaskeys.RotateOptions{})
 	if err != nil {
 		return err
 	}
@@ -152,7 +136,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 		again.Resumed, again.New.ID == rot.New.ID, len(again.Steps), !again.New.PrivateKey.IsZero())
 
 	// 4. Failure is undone (fake Atlas only: it can inject a fault).
-	if t.fake != nil {
+	if t.Fake != nil {
 		if err := failureDemo(ctx, out, c, t); err != nil {
 			return err
 		}
@@ -164,7 +148,7 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 		return nil
 	}
 	step("Retiring old key %s", rot.Old.ID)
-	if err := c.RetireOld(ctx, t.orgID, rot); err != nil {
+	if err := c.RetireOld(ctx, t.OrgID, rot); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "  old key deleted: %v\n", rot.OldDeleted)
@@ -174,11 +158,11 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) error {
 // failureDemo rotates a second key with a fault injected at its second
 // project assignment and shows that the organization is left as it was.
 func failureDemo(ctx context.Context, out io.Writer, c *atlaskeys.Client, t *target) error {
-	srv := t.fake
-	k := srv.AddAPIKey(t.orgID, "nightly backup", atlaskeys.RoleOrgMember)
-	p := srv.AddProject(t.orgID, "Backups")
+	srv := t.Fake
+	k := srv.AddAPIKey(t.OrgID, "nightly backup", atlaskeys.RoleOrgMember)
+	p := srv.AddProject(t.OrgID, "Backups")
 	if err := errors.Join(
-		srv.AddAccessListEntry(t.orgID, k.ID, "192.0.2.0/24"),
+		srv.AddAccessListEntry(t.OrgID, k.ID, "192.0.2.0/24"),
 		srv.AssignAPIKey(srv.ProjectID(), k.ID, atlaskeys.RoleGroupBackupManager),
 		srv.AssignAPIKey(p, k.ID, atlaskeys.RoleGroupBackupManager),
 	); err != nil {
@@ -187,7 +171,7 @@ func failureDemo(ctx context.Context, out io.Writer, c *atlaskeys.Client, t *tar
 	fmt.Fprintf(out, "\n• Rotating key %s with Atlas failing (500) at its second project assignment\n", k.ID)
 	srv.InjectFault(atlastest.Fault{Method: "POST", Path: "/api/atlas/v2/groups/*/apiKeys/*", Skip: 1, Status: 500})
 	before := srv.Snapshot()
-	_, err := c.Rotate(ctx, t.orgID, k.ID, atlaskeys.RotateOptions{})
+	_, err := c.Rotate(ctx, t.OrgID, k.ID, atlaskeys.RotateOptions{})
 	var rerr *atlaskeys.RotationError
 	if !errors.As(err, &rerr) {
 		return fmt.Errorf("expected a rotation error, got %v", err)
