@@ -69,7 +69,7 @@ func BenchmarkGet(b *testing.B) { benchGet(b, 0) }
 func BenchmarkGetLatency5ms(b *testing.B) { benchGet(b, Latency) }
 
 func benchGet(b *testing.B, latency time.Duration) {
-	for _, cc := range clients {
+	for _, cc := range append(clients[:len(clients):len(clients)], clientCtor{"floor-model", newFloorModel}) {
 		b.Run(cc.name, func(b *testing.B) {
 			withLatency(b, latency)
 			c := cc.new(b, srv)
