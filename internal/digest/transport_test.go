@@ -49,6 +49,7 @@ func TestSequentialGetsOneChallenge(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "request %d: %v", i, srv.refusals())
 	}
 	got := srv.counts()
+	t.Logf("1,000 sequential signed GETs: %d requests reached the server, %d of them answered 401", got.requests, got.unauth)
 	assert.Equal(t, 1001, got.requests)
 	assert.Equal(t, 1, got.unauth)
 	// nc rose 1..1000 on the one nonce (the server also refuses repeats).
@@ -91,6 +92,7 @@ func TestColdConcurrentSharesOneProbe(t *testing.T) {
 		require.Equal(t, http.StatusOK, statuses[i], "%v", srv.refusals())
 	}
 	got := srv.counts()
+	t.Logf("%d goroutines starting cold: %d challenges (401s) in total, %d requests", n, got.unauth, got.requests)
 	assert.Equal(t, 1, got.unauth, "one shared challenge")
 	assert.Equal(t, n+1, got.requests)
 }
