@@ -361,8 +361,9 @@ func (r *Response) RateLimit() (limit, remaining int, ok bool) {
 // 2xx JSON body into a new T.
 func call[T any](ctx context.Context, c *Client, method, url string, body any) (*T, *Response, error) {
 	return callDecode(ctx, c, method, url, body, func(dec func(any) error) (*T, error) {
-		v := new(T)
-		return v, dec(v)
+		var v *T // a JSON null leaves it nil: no document, not a zero one
+		err := dec(&v)
+		return v, err
 	})
 }
 
@@ -385,7 +386,7 @@ func callDecode[T any](ctx context.Context, c *Client, method, url string, body 
 		return nil, resp, err
 	}
 	if out == nil {
-		return nil, resp, fmt.Errorf("atlaskeys: %s %s: %d with no body where JSON was expected: %w", method, pathOf(url), resp.StatusCode, ErrBadResponse)
+		return nil, resp, fmt.Errorf("atlaskeys: %s %s: %d without a document (no body, or null) where JSON was expected: %w", method, pathOf(url), resp.StatusCode, ErrBadResponse)
 	}
 	return out, resp, nil
 }

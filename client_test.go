@@ -195,6 +195,10 @@ func TestClient_BadResponses(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Content-Type", wantMediaType) },
 		},
 		{
+			name: "null document", call: "get", want: ErrBadResponse, msg: "without a document (no body, or null)",
+			handler: func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `null`) },
+		},
+		{
 			name: "HTML from a proxy", call: "get", want: ErrBadResponse, msg: `content type "text/html`,
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")

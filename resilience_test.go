@@ -97,6 +97,20 @@ func TestFaultMatrix(t *testing.T) {
 		}
 		assert.Equal(t, 1, posts)
 	})
+	t.Run("POST acted on but the answer lost (500 or dropped): not re-sent, one key", func(t *testing.T) {
+		t.Parallel()
+		for _, f := range []atlastest.Fault{{Status: 500}, {DropConnection: true}} {
+			srv, c := fakeAtlas(t, nil)
+			_, _, err := c.OrgAPIKeys.List(ctx, srv.OrgID(), nil) // warm: the fault should meet the signed POST
+			require.NoError(t, err)
+			f.Method, f.Path, f.AfterHandling = "POST", keysPath(srv), true
+			srv.InjectFault(f)
+			_, _, err = c.OrgAPIKeys.Create(ctx, srv.OrgID(), &atlaskeys.CreateAPIKeyRequest{Desc: "lost answer", Roles: []string{atlaskeys.RoleOrgMember}})
+			require.Error(t, err)
+			assert.Equal(t, 1, atlaskeys.Attempts(err))
+			assert.Len(t, srv.Snapshot().Orgs[0].APIKeys, 2, "the admin key and exactly one new key")
+		}
+	})
 	t.Run("deadline during backoff returns promptly", func(t *testing.T) {
 		t.Parallel()
 		srv, c := fakeAtlas(t, nil)

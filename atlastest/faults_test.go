@@ -212,3 +212,19 @@ func TestConcurrentClients(t *testing.T) {
 	keys := srv.Snapshot().Orgs[0].APIKeys
 	assert.Len(t, keys, 1+8*10-8*4)
 }
+
+func TestFaultAfterHandling(t *testing.T) {
+	srv, c := newServer(t)
+	org := srv.OrgID()
+	require.Equal(t, http.StatusOK, c.get(orgKeys(org)).status) // warm the nonce
+	before := len(srv.Snapshot().Orgs[0].APIKeys)
+
+	srv.InjectFault(Fault{Method: "POST", Path: "/api/atlas/v2/orgs/*/apiKeys", Status: 503, AfterHandling: true})
+	r := c.post(orgKeys(org), map[string]any{"desc": "acted on", "roles": []string{"ORG_MEMBER"}})
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, "the caller sees the fault")
+	assert.Len(t, srv.Snapshot().Orgs[0].APIKeys, before+1, "but the key was created")
+
+	srv.InjectFault(Fault{Method: "POST", Path: "/api/atlas/v2/orgs/*/apiKeys", Status: 503})
+	assert.Equal(t, http.StatusServiceUnavailable, c.post(orgKeys(org), map[string]any{"desc": "refused", "roles": []string{"ORG_MEMBER"}}).status)
+	assert.Len(t, srv.Snapshot().Orgs[0].APIKeys, before+1, "without AfterHandling nothing happens")
+}

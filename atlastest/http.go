@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path"
 	"slices"
@@ -43,7 +44,10 @@ type Stats struct {
 
 // Fault describes an injected failure. Faults are checked in the order they
 // were injected, before authentication, against every request including the
-// token endpoint; each applies to requests that match Method and Path.
+// token endpoint; each applies to requests that match Method and Path. A
+// digest client's first request to a server is an unsigned probe that draws
+// the challenge, and it matches too: make one call before injecting a fault
+// counted with Skip, or count the probe in.
 type Fault struct {
 	Method string // "" = any
 	// Path is a path.Match glob against the decoded path (so %2F is a '/'),
@@ -58,6 +62,11 @@ type Fault struct {
 	// DropConnection writes a status line, headers and part of a JSON body,
 	// then closes the connection mid-response.
 	DropConnection bool
+	// AfterHandling makes the server handle the request first, with every
+	// effect it has on the fake's state, and only then answer with Status
+	// or drop the connection: Atlas acted, but the caller never learns it.
+	// Use it to test that a create is not repeated after a lost answer.
+	AfterHandling bool
 }
 
 type faultState struct {
@@ -237,6 +246,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if f != nil && f.AfterHandling && (f.DropConnection || f.Status != 0) {
+		s.handle(httptest.NewRecorder(), r, &entry) // act, and lose the answer
+	}
 	if f != nil && f.DropConnection {
 		entry.Fault = true
 		s.mu.Lock()
@@ -260,15 +272,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	s.handle(rec, r, &entry)
+}
+
+// handle answers a request that no fault intercepted.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, entry *Request) {
 	switch r.URL.Path {
 	case "/api/oauth/token":
-		s.tokenEndpoint(rec, r)
-		return
+		s.tokenEndpoint(w, r)
 	case "/api/oauth/revoke":
-		s.revokeEndpoint(rec, r)
-		return
+		s.revokeEndpoint(w, r)
+	default:
+		s.serveAPI(w, r, entry)
 	}
-	s.serveAPI(rec, r, &entry)
 }
 
 // drop writes the start of a response and closes the connection.
