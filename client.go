@@ -623,8 +623,13 @@ func (c *Client) log(ctx context.Context, req *http.Request, status int, start t
 }
 
 // neverSent reports whether a transport error happened before the request
-// could reach the server (dialing, DNS), so even a POST may be repeated.
+// could reach the server (dialing, DNS, getting a service-account token),
+// so even a POST may be repeated.
 func neverSent(err error) bool {
+	var te *tokenError
+	if errors.As(err, &te) {
+		return true
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return true

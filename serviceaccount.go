@@ -74,7 +74,7 @@ func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tok, fresh, err := t.token(req.Context(), nil)
 	if err != nil {
 		closeReqBody(req)
-		return nil, err
+		return nil, &tokenError{err}
 	}
 	resp, err := t.next.RoundTrip(withBearer(req, tok, req.Body))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || fresh || req.Body != nil && req.GetBody == nil {
@@ -109,6 +109,13 @@ func withBearer(req *http.Request, tok *oauth2.Token, body io.ReadCloser) *http.
 	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	return r
 }
+
+// tokenError is a failure to get a token: the API request itself was never
+// sent, so even a POST may be tried again.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
 
 func closeReqBody(req *http.Request) {
 	if req.Body != nil {
@@ -154,7 +161,11 @@ func (t *tokenTransport) token(ctx context.Context, stale *oauth2.Token) (*oauth
 		close(ch)
 		if err != nil {
 			err = t.fetchError(err)
-			if ctx.Err() == nil {
+			// Hold off only when Atlas answered (a wrong secret, a 429):
+			// asking again at once would get the same answer. A connection
+			// failure is left to the caller's retry policy.
+			var ae *APIError
+			if ctx.Err() == nil && errors.As(err, &ae) {
 				t.err = err
 				t.holdTill = time.Now().Add(holdOff(err))
 			}

@@ -233,3 +233,14 @@ func TestServiceAccountSecretsRedacted(t *testing.T) {
 	assert.NotContains(t, all, secret)
 	assert.NotContains(t, all, token)
 }
+
+func TestServiceAccountTokenConnectionDropRetriedEvenForPOST(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := saClient(t, nil)
+	srv.InjectFault(atlastest.Fault{Method: "POST", Path: "/api/oauth/token", DropConnection: true})
+	key, resp, err := c.OrgAPIKeys.Create(context.Background(), srv.OrgID(), &atlaskeys.CreateAPIKeyRequest{Desc: "after a lost token", Roles: []string{atlaskeys.RoleOrgMember}})
+	require.NoError(t, err, "the POST itself was never sent, so it may be retried")
+	assert.Equal(t, 2, resp.Attempts)
+	assert.NotEmpty(t, key.PrivateKey.Reveal())
+	assert.Len(t, srv.Snapshot().Orgs[0].APIKeys, 2, "the admin key and exactly one new key")
+}
