@@ -122,10 +122,10 @@ func run(ctx context.Context, out io.Writer, getenv func(string) string) (err er
 		return fmt.Errorf("update key: %w", err)
 	}
 
-	// 5. List every key of the organization, two per page, lazily.
-	step("Listing the organization's keys, 2 per page")
+	// 5. List every key of the organization, one per page, lazily.
+	step("Listing the organization's keys one per page: All follows the pages as the loop needs them")
 	n := 0
-	for k, err := range c.OrgAPIKeys.All(ctx, t.OrgID, &atlaskeys.ListOptions{ItemsPerPage: 2}) {
+	for k, err := range c.OrgAPIKeys.All(ctx, t.OrgID, &atlaskeys.ListOptions{ItemsPerPage: 1}) {
 		if err != nil {
 			return fmt.Errorf("list keys: %w", err)
 		}
