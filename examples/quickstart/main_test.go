@@ -35,7 +35,7 @@ func TestQuickstartOnFakeAtlas(t *testing.T) {
 	require.Len(t, m, 2)
 	assert.Equal(t, 1, strings.Count(s, m[1]), "the private key must be printed once only")
 	assert.Contains(t, s, "[REDACTED]")
-	// Two keys (the admin key and the new one), listed two per page.
+	// Two keys (the admin key and the new one), listed one per page.
 	assert.Regexp(t, `(?m)^\s+2\. `, s)
 }
 
