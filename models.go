@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,11 +40,15 @@ const (
 	RoleGroupObservabilityViewer   = "GROUP_OBSERVABILITY_VIEWER"
 )
 
-// OrgRoles lists every organization role the contract accepts.
-var OrgRoles = []string{
+// orgRoles lists every organization role the contract accepts.
+var orgRoles = []string{
 	RoleOrgOwner, RoleOrgMember, RoleOrgGroupCreator, RoleOrgBillingAdmin,
 	RoleOrgBillingReadOnly, RoleOrgStreamProcessingAdmin, RoleOrgReadOnly,
 }
+
+// OrgRoleNames returns every organization role the contract accepts, in a
+// new slice each time (so the client's own validation cannot be changed).
+func OrgRoleNames() []string { return slices.Clone(orgRoles) }
 
 // redacted is what every rendering of a Secret shows instead of its value.
 const redacted = "[REDACTED]"
@@ -276,7 +281,7 @@ func checkRoles(arg string, roles []string, orgOnly bool) error {
 			return invalidArg(fmt.Sprintf("%s[%d]", arg, i), fmt.Sprintf("%q has surrounding spaces", r))
 		case orgOnly && !isOrgRole(r):
 			return invalidArg(fmt.Sprintf("%s[%d]", arg, i),
-				fmt.Sprintf("%q is not an organization role (one of %s)", r, strings.Join(OrgRoles, ", ")))
+				fmt.Sprintf("%q is not an organization role (one of %s)", r, strings.Join(orgRoles, ", ")))
 		case !orgOnly && strings.HasPrefix(r, "ORG_"):
 			return invalidArg(fmt.Sprintf("%s[%d]", arg, i), fmt.Sprintf("%q is an organization role; a project takes GROUP_* roles", r))
 		}
@@ -285,7 +290,7 @@ func checkRoles(arg string, roles []string, orgOnly bool) error {
 }
 
 func isOrgRole(r string) bool {
-	for _, o := range OrgRoles {
+	for _, o := range orgRoles {
 		if r == o {
 			return true
 		}

@@ -176,8 +176,11 @@ func TestOrgRoles_Complete(t *testing.T) {
 	assert.ElementsMatch(t, []string{
 		"ORG_OWNER", "ORG_MEMBER", "ORG_GROUP_CREATOR", "ORG_BILLING_ADMIN",
 		"ORG_BILLING_READ_ONLY", "ORG_STREAM_PROCESSING_ADMIN", "ORG_READ_ONLY",
-	}, OrgRoles)
-	for _, r := range OrgRoles {
+	}, OrgRoleNames())
+	names := OrgRoleNames()
+	names[0] = "changed"
+	assert.Equal(t, RoleOrgOwner, OrgRoleNames()[0], "callers get a copy")
+	for _, r := range OrgRoleNames() {
 		assert.NoError(t, checkRoles("roles", []string{r}, true), r)
 		assert.Error(t, checkRoles("roles", []string{r}, false), r)
 	}
