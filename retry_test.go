@@ -305,6 +305,7 @@ func TestRetry_ContextCanceledDuringRequest(t *testing.T) {
 	defer cancel()
 	_, _, err := c.OrgAPIKeys.Get(ctx, orgID, keyID)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "GET /api/atlas/v2/orgs/"+orgID+"/apiKeys/"+keyID+": ", "the error says which call timed out")
 	assert.Equal(t, 1, s.count(), "a done context is not retried")
 }
 
