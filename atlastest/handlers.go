@@ -116,6 +116,24 @@ func checkDesc(d *string, required bool) *apiErr {
 	return nil
 }
 
+// keyBody decodes and checks the body of a key create (desc and roles
+// required) or update (at least one of them), with roles valid per isRole.
+func keyBody(c *call, create bool, isRole func(string) bool) (desc *string, roles []string, err *apiErr) {
+	var body wireCreateKey
+	if err := decode(c.body, &body); err != nil {
+		return nil, nil, err
+	}
+	if !create && body.Desc == nil && body.Roles == nil {
+		return nil, nil, newErr(http.StatusBadRequest, "MISSING_ATTRIBUTE",
+			"At least one of the attributes desc or roles must be specified.", "desc", "roles")
+	}
+	if err := checkDesc(body.Desc, create); err != nil {
+		return nil, nil, err
+	}
+	roles, err = checkRoles(body.Roles, create, isRole)
+	return body.Desc, roles, err
+}
+
 func checkRoles(roles *[]string, required bool, valid func(string) bool) ([]string, *apiErr) {
 	if roles == nil {
 		if required {
@@ -336,18 +354,11 @@ func (s *Server) createOrgKey(c *call) (int, any, *apiErr) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var body wireCreateKey
-	if err := decode(c.body, &body); err != nil {
-		return 0, nil, err
-	}
-	if err := checkDesc(body.Desc, true); err != nil {
-		return 0, nil, err
-	}
-	roles, err := checkRoles(body.Roles, true, isOrgRole)
+	desc, roles, err := keyBody(c, true, isOrgRole)
 	if err != nil {
 		return 0, nil, err
 	}
-	k := s.createKeyLocked(o.id, *body.Desc, roles)
+	k := s.createKeyLocked(o.id, *desc, roles)
 	return http.StatusOK, c.keyJSON(k, true), nil
 }
 
@@ -372,23 +383,12 @@ func (s *Server) updateOrgKey(c *call) (int, any, *apiErr) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var body wireCreateKey
-	if err := decode(c.body, &body); err != nil {
-		return 0, nil, err
-	}
-	if body.Desc == nil && body.Roles == nil {
-		return 0, nil, newErr(http.StatusBadRequest, "MISSING_ATTRIBUTE",
-			"At least one of the attributes desc or roles must be specified.", "desc", "roles")
-	}
-	if err := checkDesc(body.Desc, false); err != nil {
-		return 0, nil, err
-	}
-	roles, err := checkRoles(body.Roles, false, isOrgRole)
+	desc, roles, err := keyBody(c, false, isOrgRole)
 	if err != nil {
 		return 0, nil, err
 	}
-	if body.Desc != nil {
-		k.desc = *body.Desc
+	if desc != nil {
+		k.desc = *desc
 	}
 	if roles != nil {
 		k.orgRoles = roles
@@ -565,18 +565,11 @@ func (s *Server) createGroupKey(c *call) (int, any, *apiErr) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var body wireCreateKey
-	if err := decode(c.body, &body); err != nil {
-		return 0, nil, err
-	}
-	if err := checkDesc(body.Desc, true); err != nil {
-		return 0, nil, err
-	}
-	roles, err := checkRoles(body.Roles, true, isGroupRole)
+	desc, roles, err := keyBody(c, true, isGroupRole)
 	if err != nil {
 		return 0, nil, err
 	}
-	k := s.createKeyLocked(p.orgID, *body.Desc, []string{"ORG_MEMBER"})
+	k := s.createKeyLocked(p.orgID, *desc, []string{"ORG_MEMBER"})
 	k.assign(p.id, roles)
 	return http.StatusOK, c.keyJSON(k, true), nil
 }
@@ -627,26 +620,15 @@ func (s *Server) updateGroupKey(c *call) (int, any, *apiErr) {
 	if _, ok := k.groupRoles[p.id]; !ok {
 		return 0, nil, notAssigned(k, p.id)
 	}
-	var body wireCreateKey
-	if err := decode(c.body, &body); err != nil {
-		return 0, nil, err
-	}
-	if body.Desc == nil && body.Roles == nil {
-		return 0, nil, newErr(http.StatusBadRequest, "MISSING_ATTRIBUTE",
-			"At least one of the attributes desc or roles must be specified.", "desc", "roles")
-	}
-	if err := checkDesc(body.Desc, false); err != nil {
-		return 0, nil, err
-	}
-	roles, err := checkRoles(body.Roles, false, isGroupRole)
+	desc, roles, err := keyBody(c, false, isGroupRole)
 	if err != nil {
 		return 0, nil, err
 	}
 	if _, err := c.paging(); err != nil {
 		return 0, nil, err
 	}
-	if body.Desc != nil {
-		k.desc = *body.Desc
+	if desc != nil {
+		k.desc = *desc
 	}
 	if roles != nil {
 		k.assign(p.id, roles)
